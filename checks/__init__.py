@@ -1,0 +1,1 @@
+"""Static analysis of submission code (``harness lint-ttt``). Never imports or runs submission code."""

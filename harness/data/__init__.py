@@ -1,0 +1,1 @@
+"""Challenge data formats: token shards, byte sidecars, document JSONL, and the `data prepare` pipeline."""

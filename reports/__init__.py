@@ -1,0 +1,1 @@
+"""Rendering of reviews: one self-contained HTML file, Markdown, JSON and SARIF."""
