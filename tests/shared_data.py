@@ -60,3 +60,29 @@ def parameter_golf_repo() -> Path:
     if not env or not Path(env).exists():
         pytest.skip("set PARAMETER_GOLF_REPO to a local clone of openai/parameter-golf to run this test")
     return Path(env)
+
+
+def parameter_golf_main(tmp_root: Path) -> Path:
+    """A plain folder with openai/parameter-golf's ``main`` tree (records/ with every train_gpt.py).
+
+    ``PARAMETER_GOLF_MAIN`` may name an extracted copy; otherwise ``main`` is extracted once from
+    ``PARAMETER_GOLF_REPO`` (bare or not) into ``tmp_root``. Skips when neither is set.
+    """
+    env = os.environ.get("PARAMETER_GOLF_MAIN")
+    if env and (Path(env) / "records").is_dir():
+        return Path(env)
+    repo = parameter_golf_repo()
+    out = tmp_root / "parameter-golf-main"
+    if not (out / "records").is_dir():
+        import subprocess
+        import tarfile
+        import io
+
+        out.mkdir(parents=True, exist_ok=True)
+        git_dir = repo / ".git" if (repo / ".git").exists() else repo
+        data = subprocess.run(
+            ["git", f"--git-dir={git_dir}", "archive", "main", "records"], check=True, capture_output=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(out, filter="data")
+    return out
