@@ -17,7 +17,7 @@ import torch
 
 from harness.atomic import atomic_write_bytes
 from harness.engine.dist import DistContext
-from harness.engine.forward import score_window_batch
+from harness.engine.forward import has_hidden_path, score_window_batch
 from harness.engine.ledger import ScoreLedger, TraceFn
 from harness.engine.protocol import EvalModel, model_device
 from harness.engine.registry import register_eval_mode
@@ -38,9 +38,19 @@ class RunOptions:
     progress: bool = False
     trace: TraceFn | None = None
     dist: DistContext | None = None
+    compile: bool = False  # torch.compile the model's forward_hidden for the fixed batch shape
 
     def dist_ctx(self) -> DistContext:
         return self.dist or DistContext.current()
+
+    def compiled_hidden(self, model: EvalModel):
+        """The model's forward_hidden, compiled once per options object when ``compile`` is set."""
+        if not (self.compile and has_hidden_path(model)):
+            return None
+        cache = self.__dict__.setdefault("_compiled", {})
+        if id(model) not in cache:
+            cache[id(model)] = torch.compile(model.forward_hidden, dynamic=False)
+        return cache[id(model)]
 
 
 class PerTokenNLL:
@@ -93,18 +103,37 @@ def score_plan(
     opts: RunOptions,
     bar=None,
 ) -> None:
-    """Score every window of ``plan`` (this rank's share) under no_grad, adding to ``sums``."""
+    """Score every window of ``plan`` (this rank's share) under no_grad, adding to ``sums``.
+
+    With a compiled forward every batch has the same shape: the last one is padded with windows
+    that score nothing.
+    """
+    compiled = opts.compiled_hidden(model)
     with torch.no_grad():
         for lo in range(0, len(plan), opts.batch_windows):
             batch = plan.select(slice(lo, lo + opts.batch_windows))
+            if compiled is not None and len(batch) < opts.batch_windows:
+                batch = _pad_plan(batch, opts.batch_windows)
             nll, target_index = score_window_batch(
-                model, tokens_dev, batch, autocast_dtype=opts.autocast_dtype, probe=per_token.probe_sink
+                model, tokens_dev, batch, autocast_dtype=opts.autocast_dtype, probe=per_token.probe_sink,
+                forward_hidden=compiled,
             )
             ledger.record_scored(target_index)
             sums.add(nll, stream.bytes_of(target_index))
             per_token.add(target_index, nll)
             if bar is not None:
-                bar.update(len(batch))
+                bar.update(min(len(batch), len(plan) - lo))
+
+
+def _pad_plan(plan: WindowPlan, size: int) -> WindowPlan:
+    extra = size - len(plan)
+    rep = np.zeros(extra, dtype=np.int64)
+    return WindowPlan(
+        np.concatenate([plan.starts, plan.starts[rep]]),
+        np.concatenate([plan.lengths, plan.lengths[rep]]),
+        np.concatenate([plan.score_from, plan.lengths[rep]]),  # score_from == length: nothing scored
+        plan.seq_len,
+    )
 
 
 def _run_plan(mode_fn, model: EvalModel, stream: EvalStream, plan: WindowPlan, opts: RunOptions, params: dict) -> EvalResult:

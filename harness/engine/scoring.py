@@ -41,24 +41,32 @@ def token_nll(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 class ScoreSums:
-    """Float64 sums of NLL, scored targets and their bytes; reduced across ranks by SUM."""
+    """Float64 sums of NLL, scored targets and their bytes; reduced across ranks by SUM.
 
-    __slots__ = ("loss_sum", "token_count", "byte_count")
+    NLL sums stay on the device until read, so scoring a batch never waits for the GPU; token and
+    byte counts are host integers (the evaluator knows them from the window plan).
+    """
+
+    __slots__ = ("_loss_sum", "_pending", "token_count", "byte_count")
 
     def __init__(self, loss_sum: float = 0.0, token_count: int = 0, byte_count: int = 0):
-        self.loss_sum = float(loss_sum)
+        self._loss_sum = float(loss_sum)
+        self._pending: Tensor | None = None
         self.token_count = int(token_count)
         self.byte_count = int(byte_count)
 
-    def add(self, nll: Tensor, num_bytes: int | Tensor) -> None:
-        self.loss_sum += float(nll.detach().to(torch.float64).sum())
+    def add(self, nll: Tensor, num_bytes: int) -> None:
+        batch = nll.detach().to(torch.float64).sum()
+        self._pending = batch if self._pending is None else self._pending + batch
         self.token_count += int(nll.numel())
         self.byte_count += int(num_bytes)
 
-    def add_sums(self, loss_sum: float, token_count: int, byte_count: int) -> None:
-        self.loss_sum += float(loss_sum)
-        self.token_count += int(token_count)
-        self.byte_count += int(byte_count)
+    @property
+    def loss_sum(self) -> float:
+        if self._pending is not None:
+            self._loss_sum += float(self._pending)
+            self._pending = None
+        return self._loss_sum
 
     def reduced(self, dist_ctx) -> "ScoreSums":
         loss, tokens, nbytes = dist_ctx.all_reduce_sum([self.loss_sum, float(self.token_count), float(self.byte_count)])

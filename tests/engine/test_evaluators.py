@@ -228,3 +228,20 @@ def test_unknown_settings_are_errors(model, stream):
         run_mode("sliding", model, stream, seq_len=32, strde=8)
     with pytest.raises(UsageError):
         run_mode("ttt_sgd", model, stream, chunk=8)
+
+
+def test_fixed_shape_padding_for_compiled_forward_scores_the_same(model, stream, monkeypatch):
+    """With compile on, the last batch is padded with windows that score nothing."""
+    calls = []
+
+    def fake_compile(fn, **kw):  # stand-in for torch.compile: same function, records the shapes
+        def wrapped(x):
+            calls.append(tuple(x.shape))
+            return fn(x)
+        return wrapped
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    a = run_mode("sliding", model, stream, seq_len=32, stride=8, batch_windows=7, collect_per_token=True)
+    b = run_mode("sliding", model, stream, seq_len=32, stride=8, batch_windows=7, compile=True, collect_per_token=True)
+    assert len(set(calls)) == 1 and calls[0][0] == 7
+    assert b.tokens == a.tokens and np.allclose(a.per_token_nll, b.per_token_nll, rtol=0, atol=1e-12)
