@@ -303,7 +303,7 @@ def _global_sgd(model, tokens_dev, prefix_hi: int, cfg: PhasedTTTConfig, ledger:
                     starts = cs + torch.arange(b0 + share.start, b0 + share.stop, device=device) * L
                     idx = starts[:, None] + torch.arange(L, device=device)[None, :]
                     with autocast_for(device, opts.autocast_dtype):
-                        loss = sequence_loss_sum(model, tokens_dev[idx], tokens_dev[idx + 1]) / float((b1 - b0) * L)
+                        loss = sequence_loss_sum(model, tokens_dev[idx], tokens_dev[idx + 1], opts.compiled_hidden(model)) / float((b1 - b0) * L)
                     loss.backward()
                 dist_ctx.all_reduce_grads_(params)
                 if cfg.global_grad_clip:

@@ -75,10 +75,11 @@ def trainable_after_freeze(model: EvalModel, freeze_blocks: int, block_prefix: s
     return keep
 
 
-def sequence_loss_sum(model: EvalModel, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Sum of token NLL over every position of a batch of training sequences (grad enabled)."""
+def sequence_loss_sum(model: EvalModel, x: torch.Tensor, y: torch.Tensor, forward_hidden=None) -> torch.Tensor:
+    """Sum of token NLL over every position of a batch of training sequences (grad enabled).
+    ``forward_hidden`` may be a compiled version of the model's own."""
     if has_hidden_path(model):
-        logits = apply_head(model.forward_hidden(x), model.output_head())
+        logits = apply_head((forward_hidden or model.forward_hidden)(x), model.output_head())
     else:
         logits = model.forward_logits(x)
     return token_nll(logits, y).sum()
@@ -142,7 +143,7 @@ def ttt_sgd(model: EvalModel, stream: EvalStream, config: SGDTTTConfig | None = 
                         idx = starts[:, None] + torch.arange(Lt, device=device)[None, :]
                         x, y = tokens_dev[idx], tokens_dev[idx + 1]
                         with autocast_for(device, opts.autocast_dtype):
-                            loss = sequence_loss_sum(model, x, y) / float((b1 - b0) * Lt)
+                            loss = sequence_loss_sum(model, x, y, opts.compiled_hidden(model)) / float((b1 - b0) * Lt)
                         loss.backward()
                     dist_ctx.all_reduce_grads_(params)
                     if cfg.grad_clip:
