@@ -38,7 +38,7 @@ class RunOptions:
     progress: bool = False
     trace: TraceFn | None = None
     dist: DistContext | None = None
-    compile: bool = False  # torch.compile the model's forward_hidden for the fixed batch shape
+    compile: bool | str = False  # torch.compile the model's forward_hidden for the fixed batch shape (a str names the mode)
 
     def dist_ctx(self) -> DistContext:
         return self.dist or DistContext.current()
@@ -49,7 +49,8 @@ class RunOptions:
             return None
         cache = self.__dict__.setdefault("_compiled", {})
         if id(model) not in cache:
-            cache[id(model)] = torch.compile(model.forward_hidden, dynamic=False)
+            mode = self.compile if isinstance(self.compile, str) and self.compile != "default" else None
+            cache[id(model)] = torch.compile(model.forward_hidden, dynamic=False, mode=mode)
         return cache[id(model)]
 
 
