@@ -220,13 +220,15 @@ def case_sliding_1493(args, device, ceiling, work):
     (loss, _), sec = timed(device, lambda: mod.eval_val_sliding(h, device, vd, gpt))
     rows.append(row("record eval_val_sliding, batch 32", T, sec, loss, flops_tok, ceiling))
     amp = torch.bfloat16 if device.type == "cuda" else None
+    batches = [args.batch_2048] + [int(b) for b in args.extra_batches_2048.split(",") if b]
     for compile_mode in args.compile_modes:
-        fast = dict(seq_len=L, stride=s, batch_windows=args.batch_2048, autocast_dtype=amp,
-                    compile=False if args.tiny else compile_mode)
-        run_mode("sliding", model, EvalStream.from_tokens(toks[: (args.batch_2048 + 4) * s + L + 1]), **fast)
-        r, sec = timed(device, lambda: run_mode("sliding", model, stream, **fast))
-        rows.append(row(f"harness, scored-position head, compile={compile_mode}, batch {args.batch_2048}", T, sec,
-                        r.val_loss, flops_tok, ceiling))
+        for batch in batches:
+            fast = dict(seq_len=L, stride=s, batch_windows=batch, autocast_dtype=amp,
+                        compile=False if args.tiny else compile_mode)
+            run_mode("sliding", model, EvalStream.from_tokens(toks[: (batch + 4) * s + L + 1]), **fast)
+            r, sec = timed(device, lambda: run_mode("sliding", model, stream, **fast))
+            rows.append(row(f"harness, scored-position head, compile={compile_mode}, batch {batch}", T, sec,
+                            r.val_loss, flops_tok, ceiling))
     return {"case": "sliding_1493", "record": RECORDS["sliding_1493"], "seq_len": L, "stride": s, "targets": T,
             "flops_per_token": flops_tok, "rows": rows,
             "loss_rel_diff": max(abs(r["val_loss"] - loss) / loss for r in rows[1:])}
@@ -277,9 +279,12 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=2_000_000)
     ap.add_argument("--batch", type=int, default=256, help="harness windows per batch at window 1024")
     ap.add_argument("--batch-2048", type=int, default=64, help="harness windows per batch at window 2048")
+    ap.add_argument("--extra-batches-2048", default="", help="more harness batch sizes to time at window 2048")
     ap.add_argument("--record-batches", default="32,128")
     ap.add_argument("--ttt-chunks", type=int, default=12)
     ap.add_argument("--compile-modes", default="default", help="torch.compile modes for the harness rows at 2048, e.g. default,reduce-overhead")
+    ap.add_argument("--sdpa", default="default", choices=["default", "cudnn"],
+                    help="attention backend for both sides (cudnn: prefer cuDNN's fused attention, then flash)")
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -294,7 +299,15 @@ def main() -> int:
             "matmul_ceiling_tflops": round(ceiling, 1), "cases": []}
     print(f"device {info['device']}, torch {torch.__version__}, bf16 matmul ceiling {ceiling:.1f} TFLOP/s", flush=True)
     cases = {"sliding_sp1024": case_sliding_sp1024, "sliding_1493": case_sliding_1493, "ttt_qk5": case_ttt_qk5}
-    with tempfile.TemporaryDirectory() as work:
+    info["sdpa"] = args.sdpa
+    import contextlib
+
+    backend_ctx = contextlib.nullcontext()
+    if args.sdpa == "cudnn":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        backend_ctx = sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION], set_priority=True)
+    with tempfile.TemporaryDirectory() as work, backend_ctx:
         for name in args.cases.split(","):
             try:
                 res = cases[name](args, device, ceiling, work)
@@ -307,7 +320,7 @@ def main() -> int:
             res["fa3_shim"] = pg_records.SHIM_USED
             info["cases"].append(res)
             base = res["rows"][0]["tokens_per_s"]
-            print(f"\n== {name}: {res['record']} (L={res['seq_len']}, stride={res['stride']}, {res['targets']} targets)")
+            print(f"\n== {name} (sdpa {args.sdpa}): {res['record']} (L={res['seq_len']}, stride={res['stride']}, {res['targets']} targets)")
             print(f"{'method':58s} {'tokens/s':>10s} {'MFU':>7s} {'val_loss':>12s} {'x record':>9s}")
             for r in res["rows"]:
                 print(f"{r['method']:58s} {r['tokens_per_s']:>10d} {r['mfu']:>7.3f} {r['val_loss']:>12.8f} {r['tokens_per_s'] / base:>9.2f}")
