@@ -106,6 +106,25 @@ class ValData:  # the attributes the April records' evaluators read
         self.base_bytes_lut, self.has_leading_space_lut, self.is_boundary_token_lut = lut
 
 
+HARNESS_SDPA = "default"
+
+
+def harness_ctx():
+    """The attention backend the harness rows run under (the record rows always use the default)."""
+    import contextlib
+
+    if HARNESS_SDPA != "cudnn":
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION], set_priority=True)
+
+
+def run_harness(*args, **kw):
+    with harness_ctx():
+        return run_mode(*args, **kw)
+
+
 def row(name, tokens, sec, loss, flops_per_token, ceiling):
     tps = tokens / sec
     return {"method": name, "tokens": tokens, "seconds": round(sec, 3), "tokens_per_s": round(tps),
@@ -143,12 +162,12 @@ def case_sliding_sp1024(args, device, ceiling, work):
         rows.append(row(f"record eval_val_sliding, batch {b}", T, sec, loss, flops_tok, ceiling))
     amp = torch.bfloat16 if device.type == "cuda" else None
     plain = dict(seq_len=L, stride=s, batch_windows=args.batch, autocast_dtype=amp)
-    run_mode("sliding", _LogitsOnly(gpt), EvalStream.from_tokens(toks[: 8 * L + 1]), **plain)
-    r, sec = timed(device, lambda: run_mode("sliding", _LogitsOnly(gpt), stream, **plain))
+    run_harness("sliding", _LogitsOnly(gpt), EvalStream.from_tokens(toks[: 8 * L + 1]), **plain)
+    r, sec = timed(device, lambda: run_harness("sliding", _LogitsOnly(gpt), stream, **plain))
     rows.append(row(f"harness, full logits, no compile, batch {args.batch}", T, sec, r.val_loss, flops_tok, ceiling))
     fast = dict(plain, compile=not args.tiny, collect_per_token=True)
-    run_mode("sliding", model, EvalStream.from_tokens(toks[: (args.batch + 4) * s + L + 1]), **fast)
-    r, sec = timed(device, lambda: run_mode("sliding", model, stream, **fast))
+    run_harness("sliding", model, EvalStream.from_tokens(toks[: (args.batch + 4) * s + L + 1]), **fast)
+    r, sec = timed(device, lambda: run_harness("sliding", model, stream, **fast))
     rows.append(row(f"harness, scored-position head, compiled, batch {args.batch}", T, sec, r.val_loss, flops_tok, ceiling))
     # The record's v1 windows re-score the last `stride` targets in L/stride - 1 partial windows, each
     # with a shorter context. Adding exactly those extra contributions (scored by the same model) to
@@ -225,8 +244,8 @@ def case_sliding_1493(args, device, ceiling, work):
         for batch in batches:
             fast = dict(seq_len=L, stride=s, batch_windows=batch, autocast_dtype=amp,
                         compile=False if args.tiny else compile_mode)
-            run_mode("sliding", model, EvalStream.from_tokens(toks[: (batch + 4) * s + L + 1]), **fast)
-            r, sec = timed(device, lambda: run_mode("sliding", model, stream, **fast))
+            run_harness("sliding", model, EvalStream.from_tokens(toks[: (batch + 4) * s + L + 1]), **fast)
+            r, sec = timed(device, lambda: run_harness("sliding", model, stream, **fast))
             rows.append(row(f"harness, scored-position head, compile={compile_mode}, batch {batch}", T, sec,
                             r.val_loss, flops_tok, ceiling))
     return {"case": "sliding_1493", "record": RECORDS["sliding_1493"], "seq_len": L, "stride": s, "targets": T,
@@ -263,8 +282,8 @@ def case_ttt_qk5(args, device, ceiling, work):
                    freeze_blocks=h.ttt_freeze_blocks, grad_clip=h.ttt_grad_clip, batch_seqs=h.ttt_batch_seqs,
                    block_prefix="gpt.blocks.", batch_windows=args.batch_2048, autocast_dtype=amp,
                    compile=False if args.tiny else compile_mode)
-        run_mode("ttt_sgd", model, EvalStream.from_tokens(toks[: 3 * C + 1]), **cfg)
-        r, sec = timed(device, lambda: run_mode("ttt_sgd", model, stream, **cfg))
+        run_harness("ttt_sgd", model, EvalStream.from_tokens(toks[: 3 * C + 1]), **cfg)
+        r, sec = timed(device, lambda: run_harness("ttt_sgd", model, stream, **cfg))
         rows.append(row(f"harness ttt_sgd, compile={compile_mode}", T, sec, r.val_loss, flops_tok, ceiling))
     return {"case": "ttt_qk5", "record": RECORDS["ttt_qk5"], "seq_len": L, "stride": s, "chunks": args.ttt_chunks,
             "targets": T, "rows": rows, "loss_rel_diff": max(abs(r["val_loss"] - loss) / loss for r in rows[1:]),
@@ -285,11 +304,15 @@ def main() -> int:
     ap.add_argument("--compile-modes", default="default", help="torch.compile modes for the harness rows at 2048, e.g. default,reduce-overhead")
     ap.add_argument("--sdpa", default="default", choices=["default", "cudnn"],
                     help="attention backend for both sides (cudnn: prefer cuDNN's fused attention, then flash)")
+    ap.add_argument("--harness-sdpa", default="default", choices=["default", "cudnn"],
+                    help="attention backend for the harness rows only")
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     args.record_batches = [int(b) for b in args.record_batches.split(",")]
     args.compile_modes = args.compile_modes.split(",")
+    global HARNESS_SDPA
+    HARNESS_SDPA = args.harness_sdpa
     device = torch.device("cuda" if torch.cuda.is_available() and not args.tiny else "cpu")
     if args.tiny:
         args.tokens, args.batch, args.batch_2048, args.ttt_chunks = min(args.tokens, 4000), 16, 8, 3
@@ -299,7 +322,7 @@ def main() -> int:
             "matmul_ceiling_tflops": round(ceiling, 1), "cases": []}
     print(f"device {info['device']}, torch {torch.__version__}, bf16 matmul ceiling {ceiling:.1f} TFLOP/s", flush=True)
     cases = {"sliding_sp1024": case_sliding_sp1024, "sliding_1493": case_sliding_1493, "ttt_qk5": case_ttt_qk5}
-    info["sdpa"] = args.sdpa
+    info["sdpa"], info["harness_sdpa"] = args.sdpa, args.harness_sdpa
     import contextlib
 
     backend_ctx = contextlib.nullcontext()
@@ -320,7 +343,7 @@ def main() -> int:
             res["fa3_shim"] = pg_records.SHIM_USED
             info["cases"].append(res)
             base = res["rows"][0]["tokens_per_s"]
-            print(f"\n== {name} (sdpa {args.sdpa}): {res['record']} (L={res['seq_len']}, stride={res['stride']}, {res['targets']} targets)")
+            print(f"\n== {name} (sdpa {args.sdpa}, harness sdpa {args.harness_sdpa}): {res['record']} (L={res['seq_len']}, stride={res['stride']}, {res['targets']} targets)")
             print(f"{'method':58s} {'tokens/s':>10s} {'MFU':>7s} {'val_loss':>12s} {'x record':>9s}")
             for r in res["rows"]:
                 print(f"{r['method']:58s} {r['tokens_per_s']:>10d} {r['mfu']:>7.3f} {r['val_loss']:>12.8f} {r['tokens_per_s'] / base:>9.2f}")
