@@ -17,15 +17,19 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
 
+    initialized: bool = False
+
     @classmethod
     def current(cls) -> "DistContext":
         if dist.is_available() and dist.is_initialized():
-            return cls(dist.get_rank(), dist.get_world_size())
+            return cls(dist.get_rank(), dist.get_world_size(), True)
         return cls()
 
     @property
     def active(self) -> bool:
-        return self.world_size > 1
+        """Collectives run whenever a process group exists, world size 1 included (so NCCL and gloo
+        code paths are exercised on one device too)."""
+        return self.initialized
 
     def _device(self) -> torch.device:
         if dist.get_backend() == "nccl":
