@@ -22,6 +22,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     prep.add_argument("--byte-sidecar", action="store_true", help="also write fineweb_val_bytes_*.bin (original bytes per token)")
     prep.add_argument("--quiet", action="store_true", help="no progress bar")
     prep.set_defaults(handler=run_prepare)
+    syn = dsub.add_parser(
+        "synth",
+        help="generate the project's own synthetic corpus, tokenizer and shards",
+        description="Deterministic synthetic documents (no third-party text), a SentencePiece tokenizer with the "
+        "challenge's settings (or a given one) and challenge-layout shards under OUT.",
+    )
+    syn.add_argument("--out", required=True)
+    syn.add_argument("--docs", type=int, default=2000, help="documents to generate (default 2000)")
+    syn.add_argument("--val-docs", type=int, default=200, help="documents in the validation split (default 200)")
+    syn.add_argument("--vocab-size", type=int, default=512)
+    syn.add_argument("--tokenizer", help="use this tokenizer instead of training one")
+    syn.add_argument("--seed", type=int, default=1234)
+    syn.add_argument("--shard-tokens", type=int, default=10**8)
+    syn.set_defaults(handler=run_synth)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
 
@@ -33,4 +47,14 @@ def run_prepare(args: argparse.Namespace) -> int:
     print(f"wrote {len(r.shards['val'])} val and {len(r.shards['train'])} train shards to {r.out_dir}: "
           f"{r.documents['val']} val documents ({r.tokens['val']} tokens), "
           f"{r.documents['train']} train documents ({r.tokens['train']} tokens)")
+    return 0
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from harness.data.synth import SynthConfig, build_synthetic_dataset
+
+    r = build_synthetic_dataset(args.out, n_docs=args.docs, val_docs=args.val_docs, vocab_size=args.vocab_size,
+                                tokenizer=args.tokenizer, cfg=SynthConfig(seed=args.seed), shard_tokens=args.shard_tokens)
+    print(f"wrote {r['documents']['val']} val / {r['documents']['train']} train documents "
+          f"({r['tokens']['val']} / {r['tokens']['train']} tokens) to {r['data_dir']}; tokenizer {r['tokenizer']}")
     return 0

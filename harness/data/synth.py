@@ -132,3 +132,37 @@ def train_tokenizer(docs_path: str | Path, model_path: str | Path, vocab_size: i
         model_path.parent.mkdir(parents=True, exist_ok=True)
         model_path.write_bytes(prefix.with_suffix(".model").read_bytes())
     return model_path
+
+
+def build_synthetic_dataset(
+    out_dir: str | Path,
+    *,
+    n_docs: int = 2000,
+    val_docs: int = 200,
+    vocab_size: int = 512,
+    tokenizer: str | Path | None = None,
+    cfg: SynthConfig = SynthConfig(),
+    shard_tokens: int = 10**8,
+) -> dict:
+    """Documents, tokenizer and shards in the challenge's layout::
+
+        OUT/docs.jsonl
+        OUT/tokenizers/synth_<V>_bpe.model            (trained here, or a copy of ``tokenizer``)
+        OUT/datasets/synth_sp<V>/fineweb_{val,train}_NNNNNN.bin
+    """
+    from harness.data.prepare import prepare_shards
+    from harness.tokenizer.luts import load_sentencepiece
+
+    out = Path(out_dir)
+    docs = write_corpus(out / "docs.jsonl", n_docs, cfg)
+    if tokenizer is not None:
+        vocab_size = int(load_sentencepiece(tokenizer).vocab_size())
+        tok_path = out / "tokenizers" / f"synth_{vocab_size}_bpe.model"
+        tok_path.parent.mkdir(parents=True, exist_ok=True)
+        tok_path.write_bytes(Path(tokenizer).read_bytes())
+    else:
+        tok_path = train_tokenizer(docs, out / "tokenizers" / f"synth_{vocab_size}_bpe.model", vocab_size)
+    data_dir = out / "datasets" / f"synth_sp{vocab_size}"
+    report = prepare_shards(docs, tok_path, data_dir, val_docs=val_docs, shard_tokens=shard_tokens, progress=False)
+    return {"docs": str(docs), "tokenizer": str(tok_path), "data_dir": str(data_dir), "vocab_size": vocab_size,
+            "tokens": report.tokens, "documents": report.documents}

@@ -24,3 +24,22 @@ def test_documents_have_bigram_and_topic_structure():
     follows_chain = sum(b in corpus.succ[a] for a, b in pairs) / len(pairs)
     # about 55% of words are drawn from the previous word's successors: far above chance (6/2500)
     assert follows_chain > 0.3
+
+
+def test_synth_command_builds_a_challenge_layout_dataset(tmp_path):
+    from harness.cli import main
+    from harness.data.shards import load_split
+    from harness.tokenizer.audit import audit_tokenizer
+    from harness.data.docs import iter_documents
+
+    assert main(["data", "synth", "--out", str(tmp_path / "a"), "--docs", "60", "--val-docs", "10", "--vocab-size", "300"]) == 0
+    tok = tmp_path / "a" / "tokenizers" / "synth_300_bpe.model"
+    val = load_split(tmp_path / "a" / "datasets" / "synth_sp300", "val", vocab_size=300)
+    train = load_split(tmp_path / "a" / "datasets" / "synth_sp300", "train", vocab_size=300)
+    assert int((val == 1).sum()) == 10 and int((train == 1).sum()) == 50
+    # the tokenizer's byte tables count every normalized byte of the synthetic text
+    assert audit_tokenizer(tok, list(iter_documents(tmp_path / "a" / "docs.jsonl"))).mismatched_documents == 0
+    # same command, same tokenizer vocabulary and shards
+    main(["data", "synth", "--out", str(tmp_path / "b"), "--docs", "60", "--val-docs", "10", "--vocab-size", "300"])
+    assert (tmp_path / "b" / "datasets" / "synth_sp300" / "fineweb_val_000000.bin").read_bytes() == \
+        (tmp_path / "a" / "datasets" / "synth_sp300" / "fineweb_val_000000.bin").read_bytes()
