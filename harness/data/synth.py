@@ -123,12 +123,17 @@ def train_tokenizer(docs_path: str | Path, model_path: str | Path, vocab_size: i
         text = Path(tmp) / "train.txt"
         text.write_text("\n".join(t.replace("\x00", " ").strip() for t in iter_documents(docs_path)) + "\n", encoding="utf-8")
         prefix = Path(tmp) / "tokenizer"
-        spm.SentencePieceTrainer.train(
-            input=str(text), model_prefix=str(prefix), model_type="bpe", vocab_size=vocab_size,
-            character_coverage=0.999, byte_fallback=True, split_digits=True, normalization_rule_name="nmt_nfkc",
-            add_dummy_prefix=False, pad_id=0, bos_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False,
-            num_threads=1, minloglevel=2,
-        )
+        try:
+            spm.SentencePieceTrainer.train(
+                input=str(text), model_prefix=str(prefix), model_type="bpe", vocab_size=vocab_size,
+                character_coverage=0.999, byte_fallback=True, split_digits=True, normalization_rule_name="nmt_nfkc",
+                add_dummy_prefix=False, pad_id=0, bos_id=1, eos_id=2, unk_id=3, hard_vocab_limit=False,
+                num_threads=1, minloglevel=2,
+            )
+        except RuntimeError as exc:  # sentencepiece reports bad settings as RuntimeError
+            from harness.errors import UsageError
+
+            raise UsageError(f"tokenizer training failed: {str(exc).split('] ')[-1]}") from exc
         model_path.parent.mkdir(parents=True, exist_ok=True)
         model_path.write_bytes(prefix.with_suffix(".model").read_bytes())
     return model_path

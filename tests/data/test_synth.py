@@ -32,14 +32,21 @@ def test_synth_command_builds_a_challenge_layout_dataset(tmp_path):
     from harness.tokenizer.audit import audit_tokenizer
     from harness.data.docs import iter_documents
 
-    assert main(["data", "synth", "--out", str(tmp_path / "a"), "--docs", "60", "--val-docs", "10", "--vocab-size", "300"]) == 0
-    tok = tmp_path / "a" / "tokenizers" / "synth_300_bpe.model"
-    val = load_split(tmp_path / "a" / "datasets" / "synth_sp300", "val", vocab_size=300)
-    train = load_split(tmp_path / "a" / "datasets" / "synth_sp300", "train", vocab_size=300)
+    assert main(["data", "synth", "--out", str(tmp_path / "a"), "--docs", "60", "--val-docs", "10", "--vocab-size", "400"]) == 0
+    tok = tmp_path / "a" / "tokenizers" / "synth_400_bpe.model"
+    val = load_split(tmp_path / "a" / "datasets" / "synth_sp400", "val", vocab_size=400)
+    train = load_split(tmp_path / "a" / "datasets" / "synth_sp400", "train", vocab_size=400)
     assert int((val == 1).sum()) == 10 and int((train == 1).sum()) == 50
     # the tokenizer's byte tables count every normalized byte of the synthetic text
     assert audit_tokenizer(tok, list(iter_documents(tmp_path / "a" / "docs.jsonl"))).mismatched_documents == 0
     # same command, same tokenizer vocabulary and shards
-    main(["data", "synth", "--out", str(tmp_path / "b"), "--docs", "60", "--val-docs", "10", "--vocab-size", "300"])
-    assert (tmp_path / "b" / "datasets" / "synth_sp300" / "fineweb_val_000000.bin").read_bytes() == \
-        (tmp_path / "a" / "datasets" / "synth_sp300" / "fineweb_val_000000.bin").read_bytes()
+    main(["data", "synth", "--out", str(tmp_path / "b"), "--docs", "60", "--val-docs", "10", "--vocab-size", "400"])
+    assert (tmp_path / "b" / "datasets" / "synth_sp400" / "fineweb_val_000000.bin").read_bytes() == \
+        (tmp_path / "a" / "datasets" / "synth_sp400" / "fineweb_val_000000.bin").read_bytes()
+
+
+def test_too_small_vocabulary_is_a_usage_error(tmp_path, capsys):
+    from harness.cli import main
+
+    assert main(["data", "synth", "--out", str(tmp_path), "--docs", "20", "--val-docs", "5", "--vocab-size", "100"]) == 2
+    assert "tokenizer training failed" in capsys.readouterr().err
