@@ -1,0 +1,1 @@
+"""Offline audit of a records-style submission: does its own evidence support its claim?"""
