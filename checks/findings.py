@@ -8,8 +8,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+_LINE_REF = re.compile(r"\blines? \d+(?:-\d+)?|:\d+\b|\bL\d+\b")  # line references do not identify a finding
 
 SEVERITIES = ("error", "warning", "note")
 CONFIDENCES = ("high", "medium", "low")
@@ -80,7 +83,8 @@ class Finding:
     def fingerprint(self) -> str:
         """Stable across edits: no line numbers, only code, path, enclosing function and evidence text."""
         norm_path = (self.location.virtual_path or self.location.path).replace("\\", "/").rsplit("/", 1)[-1]
-        parts = [self.code, norm_path, self.enclosing, *(" ".join(s.description.split()) for s in self.evidence)]
+        parts = [self.code, norm_path, self.enclosing,
+                 *(" ".join(_LINE_REF.sub("", s.description).split()) for s in self.evidence)]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -96,6 +100,7 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     reason: str = ""  # for unparsable: why
     units: list[str] = field(default_factory=list)  # display paths of the code analysed (incl. decoded payloads)
+    texts: dict = field(default_factory=dict, repr=False, compare=False)  # display path -> source (for excerpts)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

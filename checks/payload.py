@@ -124,6 +124,8 @@ def _try_decode(value, name: str, line: int, found: list, errors: list) -> None:
         return
     try:
         data, how = _decompress(_decode_text(value, name))
+        if not data.strip():
+            raise ValueError("it decompresses to nothing")
         text = data.decode("utf-8-sig")
     except PayloadTooLarge as exc:
         errors.append((line, str(exc)))

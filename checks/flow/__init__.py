@@ -1,0 +1,1 @@
+"""Data-flow analysis of submission code: where validation data goes, and in what order."""
