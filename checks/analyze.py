@@ -36,6 +36,7 @@ class AnalysisContext:
     undecodable: tuple[tuple[str, int, str], ...] = ()  # (path, line, reason) payloads the loader could not decode
     select: tuple[str, ...] | None = None
     ignore: tuple[str, ...] | None = None
+    data_preparation: tuple[SourceUnit, ...] = ()  # other scripts in the folder that write challenge shards
 
 
 @dataclass
@@ -106,9 +107,9 @@ def analyze_units(units: list[SourceUnit], context: AnalysisContext = AnalysisCo
     # data preparation scripts among the units
     if _selected(ValidationDocsInTraining.CODE, context):
         dat = ValidationDocsInTraining()
-        for idx in indexes:
-            for hit in dat.scan(idx.index, idx.unit.text, list(context.logs)):
-                findings.append(_finding(ValidationDocsInTraining, idx.unit, hit.line, hit.col, hit.params, hit.evidence,
+        for i, unit in enumerate([idx.unit for idx in indexes] + list(context.data_preparation)):
+            for hit in dat.scan(i, unit.text, list(context.logs)):
+                findings.append(_finding(ValidationDocsInTraining, unit, hit.line, hit.col, hit.params, hit.evidence,
                                          hit.severity, hit.confidence, {}, ""))
     _MEMO.clear()
     findings.sort(key=lambda f: (f.location.virtual_path or f.location.path, f.location.line, f.location.col, f.code))

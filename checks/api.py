@@ -16,7 +16,7 @@ from checks.analyze import AnalysisContext, analyze_units
 from checks.findings import FileResult, Finding
 from checks.flow.program import UnparsableSource
 from checks.runcmd import run_environment
-from checks.source import Loaded, load_file, submission_scripts
+from checks.source import Loaded, data_preparation_scripts, load_file, submission_scripts
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -32,7 +32,7 @@ def verdict_of(findings: list[Finding]) -> str:
 
 def _result(path: str, loaded: Loaded, context: AnalysisContext) -> FileResult:
     ctx = AnalysisContext(context.env_overrides, context.readme_command, context.logs, tuple(loaded.undecodable),
-                          context.select, context.ignore)
+                          context.select, context.ignore, context.data_preparation)
     try:
         findings = analyze_units(loaded.units, ctx)
     except UnparsableSource as exc:
@@ -42,8 +42,8 @@ def _result(path: str, loaded: Loaded, context: AnalysisContext) -> FileResult:
         f = _finding(Unparsable, exc.unit, exc.line or 1, exc.col or 1, {"reason": exc.reason}, (), "error", "high", {}, "")
         return FileResult(path, "unparsable", [f], reason=exc.reason, units=[u.display_path for u in loaded.units],
                           texts={u.display_path: u.text for u in loaded.units})
-    return FileResult(path, verdict_of(findings), findings, units=[u.display_path for u in loaded.units],
-                      texts={u.display_path: u.text for u in loaded.units})
+    texts = {u.display_path: u.text for u in (*loaded.units, *context.data_preparation)}
+    return FileResult(path, verdict_of(findings), findings, units=[u.display_path for u in loaded.units], texts=texts)
 
 
 def lint_source(text: str, path: str = "<string>", context: AnalysisContext = AnalysisContext()) -> FileResult:
@@ -60,16 +60,21 @@ def lint_file(path: str | Path, display: str | None = None, context: AnalysisCon
     path = Path(path)
     shown = display or str(path)
     if context is None:
-        env, command, logs = run_environment(path.parent) if folder_context else (None, None, [])
-        context = AnalysisContext(env, command, tuple(logs))
+        context = folder_context_for(path, shown=shown) if folder_context else AnalysisContext()
     return _result(shown, load_file(path, shown), context)
+
+
+def folder_context_for(path: Path, select=None, ignore=None, shown: str | None = None) -> AnalysisContext:
+    """What the submission folder says about a script's run: the README/log run command, the logs,
+    and the folder's data-preparation scripts."""
+    env, command, logs = run_environment(path.parent)
+    return AnalysisContext(env, command, tuple(logs), select=select, ignore=ignore,
+                           data_preparation=tuple(data_preparation_scripts(path, str(Path(shown).parent) if shown else None)))
 
 
 def _lint_job(job: tuple) -> FileResult:
     path, shown, select, ignore = job
-    env, command, logs = run_environment(Path(path).parent)
-    ctx = AnalysisContext(env, command, tuple(logs), select=select, ignore=ignore)
-    return lint_file(path, shown, ctx)
+    return lint_file(path, shown, folder_context_for(Path(path), select, ignore, shown=shown))
 
 
 def expand_paths(paths: list[str]) -> list[tuple[Path, str]]:

@@ -134,9 +134,8 @@ def _lint_one(job: tuple) -> dict:
     import signal
 
     key, path, shown, select, ignore, timeout_s = job
-    from checks.api import AnalysisContext, lint_file
+    from checks.api import folder_context_for, lint_file
     from checks.output.jsonfmt import finding_json
-    from checks.runcmd import run_environment
 
     def on_alarm(signum, frame):
         raise TimeoutError(f"analysis took longer than {timeout_s:.0f} s")
@@ -145,9 +144,7 @@ def _lint_one(job: tuple) -> dict:
     signal.alarm(max(1, int(timeout_s)))
     started = time.perf_counter()
     try:
-        env, command, logs = run_environment(Path(path).parent)
-        ctx = AnalysisContext(env, command, tuple(logs), select=select, ignore=ignore)
-        r = lint_file(path, shown, ctx)
+        r = lint_file(path, shown, folder_context_for(Path(path), select, ignore, shown=shown))
         row = {"verdict": r.verdict, "reason": r.reason, "findings": [finding_json(f) for f in r.findings]}
     except BaseException as exc:  # RecursionError, TimeoutError, anything: the corpus run goes on
         row = {"verdict": "unparsable", "reason": f"{type(exc).__name__}: {exc}"[:300], "findings": [], "crash": True}

@@ -141,3 +141,18 @@ def submission_scripts(folder: Path) -> list[Path]:
         if b"__main__" in head:
             out.append(p)
     return out
+
+
+def data_preparation_scripts(script: Path, shown_dir: str | None = None, max_bytes: int = 1 << 20) -> list[SourceUnit]:
+    """Other Python files next to ``script`` that write both validation and training shards.
+
+    They are not run by the script, so they are not interpreted; the data-preparation rules read them."""
+    out = []
+    for p in sorted(script.parent.glob("*.py")):
+        if p.resolve() == script.resolve() or not p.is_file() or p.stat().st_size > max_bytes:
+            continue
+        text, _ = decode_bytes(p.read_bytes())
+        if "fineweb_val" in text and "fineweb_train" in text:
+            shown = p.name if shown_dir in (None, "", ".") else f"{shown_dir.rstrip('/')}/{p.name}"
+            out.append(SourceUnit(shown if shown_dir is not None else str(p), text))
+    return out

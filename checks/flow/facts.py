@@ -81,7 +81,8 @@ def derive_facts(events: list[Event], inherit: dict | None = None) -> Facts:
                 continue
             if src.func == s.func and src.path and s.path and src.path[0].loop_id == s.path[0].loop_id:
                 continue  # the same accumulation chain
-            if "NLL" in src.tags and src.acc and src.acc != s.acc and _separate_pass(src, s):
+            if "NLL" in src.tags and src.acc and (src.acc != s.acc or src.calls != s.calls or src.path != s.path) \
+                    and _separate_pass(src, s):
                 key = ("calibration", src.eid)
                 if key not in seen:
                     seen.add(key)

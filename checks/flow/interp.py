@@ -710,7 +710,8 @@ class Interpreter:
             except IndexError:
                 pass
         terms = base.terms
-        if V in base.tags and not base.objs:
+        point_read = all(isinstance(e.slice, cst.Index) for e in node.slice)  # one token, not a range
+        if point_read and V in base.tags and not any(self.objects[o].kind == "table" for o in base.objs if o in self.objects):
             terms = terms | {", ".join(texts)}
         if index.terms and base.objs and not (base.tags & {V}):
             kinds = {self.objects[o].kind for o in base.objs if o in self.objects}

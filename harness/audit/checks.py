@@ -503,7 +503,8 @@ def check_lint(sub: Submission) -> tuple[Check, dict | None]:
     ev = []
     for f in result.get("files", []):
         for fd in f.get("findings", []):
-            ev.append(Evidence(fd.get("virtual_path") or f["path"], fd.get("line"), fd.get("rule", ""), fd.get("message", "")))
+            where = fd.get("virtual_path") or fd.get("path") or f["path"]
+            ev.append(Evidence(where, fd.get("line"), f'{fd.get("rule", "")} ({fd.get("severity", "")})', fd.get("message", "")))
     summary = ", ".join(f"{p}: {v}" for p, v in verdicts.items())
     n = sum(len(f.get("findings", [])) for f in result.get("files", []))
     return Check(cid, worst, f"static TTT legality check: {summary}; {n} finding(s)", ev[:50], {"verdicts": verdicts}), result

@@ -75,7 +75,12 @@ def audit_submission(
         previous, label = previous_from_folder(against)
     elif against_values is not None:
         previous, label = list(against_values), "values given on the command line"
-    checks.append(C.check_significance(sub, previous, label))
+    significance = C.check_significance(sub, previous, label)
+    if against is not None:
+        prev = load_submission(against)
+        if prev.claims is not None and prev.claims.val_bpb is not None:
+            significance.data["previous_val_bpb"] = prev.claims.val_bpb  # drawn beside the new runs in the report
+    checks.append(significance)
     lint_json = None
     if lint:
         lint_check, lint_json = C.check_lint(sub)
