@@ -1,1 +1,2 @@
-"""Reference recurrent-LoRA GPT and its trainer; writes a records-style submission the harness audits."""
+"""Reference recurrent-LoRA GPT and its trainer: looped layers with per-pass low-rank adapters and
+pass-index embeddings, trained with Muon/AdamW and exported as a records-style submission."""
