@@ -142,6 +142,7 @@ class TrainConfig:
     val_every: int = 4000
     grad_accum: int = 0  # 0: 8 // world size on GPU (the challenge's 8-GPU batch), 1 on CPU
     compile: bool = False
+    warmup_steps: int = 0  # untimed steps per graph variant (looping off / on) before training; state restored
     dtype: str = "bf16"  # bf16 | fp32 (autocast dtype on GPU)
     fused_mlp: bool = False  # Triton fused up-projection + LeakyReLU^2
     fused_ce: bool = False  # Triton fused softcapped cross-entropy
@@ -316,6 +317,8 @@ def apply_overrides(p: Preset, overrides: list[str]) -> Preset:
 def _parse(raw: str, current):
     import ast
 
+    if raw == "None":
+        return None
     if isinstance(current, bool):
         return raw.lower() in ("1", "true", "yes", "on")
     if isinstance(current, (int, float)) and not isinstance(current, bool):

@@ -95,13 +95,15 @@ def all_reduce_grads(model: torch.nn.Module, world: int) -> None:
         offset += n
 
 
-def optimizer_step(run: Run, p: Preset, model: GPT, opts: list, batch: torch.Tensor, accum: int) -> float:
+def optimizer_step(run: Run, p: Preset, model: GPT, opts: list, batch: torch.Tensor, accum: int, forward=None) -> float:
     """One optimizer step on a global batch of sequences: this rank's micro-batches, gradient
-    averaging across ranks, global clipping, every optimizer. Returns this rank's summed loss."""
+    averaging across ranks, global clipping, every optimizer. Returns this rank's summed loss.
+    ``forward`` is the (possibly compiled) callable that computes the loss; default the model."""
     loss_sum = 0.0
+    forward = model if forward is None else forward
     for x, y in micro_batches(batch, run.world, run.rank, accum):
         with autocast(run, p):
-            loss = model(x.to(run.device), y.to(run.device), fused_ce=p.train.fused_ce) / accum
+            loss = forward(x.to(run.device), y.to(run.device), fused_ce=p.train.fused_ce) / accum
         loss.backward()
         loss_sum += float(loss.detach())
     all_reduce_grads(model, run.world)
@@ -158,7 +160,23 @@ def train_seed(run: Run, p: Preset, data_dir: Path, seed: int, out: Path, script
         for k, v in vars(section).items():
             if not isinstance(v, (dict, list)) and not hasattr(v, "__dataclass_fields__"):
                 run.log(f"  {name}.{k}: {v}")
-    run.log(f"plan (looping off): {describe(model.plan)}")
+    run.log(f"plan at start: {describe(model.plan)}")
+    forward = torch.compile(model, dynamic=False) if t.compile else model
+    if t.warmup_steps:
+        # compile (and warm) every graph variant before the clock starts, then put everything back
+        saved = copy.deepcopy(model.state_dict()), [copy.deepcopy(o.state_dict()) for o in opts]
+        start_passes = model.active_passes
+        variants = sorted({start_passes, max_passes(p.model)} | {n for _, n in p.model.recur.pass_schedule})
+        for n in variants:
+            model.set_active_passes(n)
+            for _ in range(t.warmup_steps):
+                optimizer_step(run, p, model, opts, loader.next_sequences(seqs_per_step), accum, forward)
+            run.log(f"warmup: {t.warmup_steps} steps with {n} pass(es)")
+        model.load_state_dict(saved[0])
+        for o, st in zip(opts, saved[1]):
+            o.load_state_dict(st)
+        model.set_active_passes(start_passes)
+        loader = SequenceLoader(data_dir, t.seq_len, seed)
     budget = (t.max_wallclock_s - t.gptq_reserve_s) if t.max_wallclock_s else None
     train_s, step, stop = 0.0, 0, False
     passes = model.active_passes
@@ -181,7 +199,7 @@ def train_seed(run: Run, p: Preset, data_dir: Path, seed: int, out: Path, script
         if run.device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        loss_sum = optimizer_step(run, p, model, opts, loader.next_sequences(seqs_per_step), accum)
+        loss_sum = optimizer_step(run, p, model, opts, loader.next_sequences(seqs_per_step), accum, forward)
         with torch.no_grad():
             for k, v in model.state_dict().items():
                 ema[k].mul_(t.ema_decay).add_(v.detach().float(), alpha=1 - t.ema_decay)
