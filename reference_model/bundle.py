@@ -1,8 +1,11 @@
 """The submission script: the reference model's code (and the harness modules it imports) as one
 self-extracting file, like the records' lzma + base85 wrappers.
 
-The wrapper decodes a JSON map {relative path: source}, writes it to a temporary folder and runs
-``reference_model.train`` from there with the same command-line arguments. Its byte count is the
+The wrapper decodes a JSON map {relative path: source}, writes it to a temporary folder and, run as
+a script, runs ``reference_model.train`` from there with the arguments that trained the submission
+(``ARGS``: preset and overrides) followed by its own. So ``python train_gpt.py`` with the challenge's
+environment variables (DATA_PATH, TOKENIZER_PATH, SEED, ITERATIONS, MAX_WALLCLOCK_SECONDS) retrains
+the submission as it was trained. Imported (the harness's gauntlet), it only unpacks. Its byte count is the
 code size the trainer counts against the 16,000,000-byte cap and writes into the logs.
 """
 
@@ -17,12 +20,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = "reference_model.train"
 STUB = '''import base64,json,lzma,os,runpy,sys,tempfile
+ARGS={args!r}
 F=json.loads(lzma.decompress(base64.b85decode({payload!r})))
 d=tempfile.mkdtemp(prefix="pgref-")
 for n,s in F.items():
     p=os.path.join(d,n);os.makedirs(os.path.dirname(p),exist_ok=True);open(p,"w",encoding="utf-8").write(s)
 sys.path.insert(0,d)
-runpy.run_module("{entry}",run_name="__main__")
+if __name__=="__main__":
+    sys.argv[1:]=ARGS+sys.argv[1:]
+    runpy.run_module("{entry}",run_name="__main__")
 '''
 
 
@@ -75,9 +81,10 @@ def closure(entry: str = ENTRY) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def build_script(entry: str = ENTRY) -> str:
+def build_script(args: list[str] | None = None, entry: str = ENTRY) -> str:
+    """The self-extracting script; ``args`` (e.g. ``["--preset", "tiny_cpu", "--set", ...]``) are its defaults."""
     payload = base64.b85encode(lzma.compress(json.dumps(closure(entry)).encode(), preset=9)).decode()
-    return STUB.format(payload=payload, entry=entry)
+    return STUB.format(payload=payload, entry=entry, args=list(args or []))
 
 
 def code_bytes(script: str) -> int:

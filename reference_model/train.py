@@ -243,6 +243,11 @@ def train_seed(run: Run, p: Preset, data_dir: Path, seed: int, out: Path, script
     qstate = quantize_state(model, p.quant, rec.hessians, log=run.log)
     meta = {"preset": p.name, "model": _jsonable(p.model)}
     blob = serialize(qstate, meta, p.quant.compressor)
+    if run.world > 1:
+        # every rank calibrated on its own micro-batches; score (and size) rank 0's artifact, the one written
+        shared = [blob]
+        dist.broadcast_object_list(shared, src=0)
+        blob = shared[0]
     tag = f"int{p.quant.matrix_bits}+{p.quant.compressor}"
     run.log(f"quantize+serialize: {time.perf_counter() - t0:.1f}s")
     run.log(f"Serialized model {tag}: {len(blob)} bytes")
@@ -342,16 +347,33 @@ def write_folder(out: Path, p: Preset, rows: list[dict], script: str, command: s
     atomic_write_text(out / "README.md", "\n".join(lines))
 
 
+ENV_SETTINGS = {  # the challenge's environment variables, as the records' scripts read them
+    "ITERATIONS": "train.iterations",
+    "MAX_WALLCLOCK_SECONDS": "train.max_wallclock_s",
+}
+
+
+def _env_overrides(environ) -> list[str]:
+    return [f"{field}={environ[name]}" for name, field in ENV_SETTINGS.items() if environ.get(name)]
+
+
 def main(argv: list[str] | None = None) -> int:
+    env = os.environ
     ap = argparse.ArgumentParser(prog="reference_model.train", description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="pr1552_fixed")
-    ap.add_argument("--data", required=True, help="folder with fineweb_train_*.bin and fineweb_val_*.bin")
-    ap.add_argument("--out", required=True, help="submission folder to write")
-    ap.add_argument("--seeds", default="1337", help="comma-separated seeds (one train log each)")
-    ap.add_argument("--tokenizer", help="SentencePiece model for byte counts (default: found next to the data)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    ap.add_argument("--data", default=env.get("DATA_PATH"),
+                    help="folder with fineweb_train_*.bin and fineweb_val_*.bin (default: $DATA_PATH)")
+    ap.add_argument("--out", default=".", help="submission folder to write (default: the current folder)")
+    ap.add_argument("--seeds", default=env.get("SEED", "1337"), help="comma-separated seeds, one train log each (default: $SEED)")
+    ap.add_argument("--tokenizer", default=env.get("TOKENIZER_PATH"),
+                    help="SentencePiece model for byte counts (default: $TOKENIZER_PATH, else found next to the data)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                    help="override a preset field; ITERATIONS and MAX_WALLCLOCK_SECONDS in the environment come last")
     args = ap.parse_args(argv)
-    p = apply_overrides(preset(args.preset), args.overrides)
+    if not args.data:
+        ap.error("--data (or DATA_PATH) is required")
+    overrides = args.overrides + _env_overrides(env)
+    p = apply_overrides(preset(args.preset), overrides)
     data_dir, out = Path(args.data), Path(args.out)
     tokenizer = Path(args.tokenizer) if args.tokenizer else find_tokenizer(data_dir, p.model.vocab_size)
     if tokenizer is None:
@@ -360,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run = Run()
     out.mkdir(parents=True, exist_ok=True)
-    script = build_script()
+    # the script retrains this submission as configured here: preset and command-line overrides
+    script = build_script(["--preset", args.preset] + [x for o in args.overrides for x in ("--set", o)])
     command = "python -m reference_model.train " + " ".join(sys.argv[1:] if argv is None else argv)
     rows = []
     for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
