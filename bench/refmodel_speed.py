@@ -28,16 +28,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SHIM = '''import torch
-import torch.nn.functional as F
+SHIM = ROOT / "harness" / "repro" / "shims" / "flash_attn_interface.py"  # FA3 -> SDPA
 
 
-def flash_attn_func(q, k, v, causal=False, **_):
-    # [B, T, H, D] in and out, as FlashAttention-3; GQA through SDPA's enable_gqa
-    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=causal,
-                                         enable_gqa=q.size(2) != k.size(2))
-    return out.transpose(1, 2)
-'''
+PART_TIMEOUT_S = 270  # one device call holds the whole measurement; a stuck part must not eat it
+
+
+def _text(exc: subprocess.TimeoutExpired) -> str:
+    out = [x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (exc.stdout, exc.stderr)]
+    return "".join(out)
 
 
 def make_data(root: Path, tokenizer: Path, train_tokens: int, val_tokens: int) -> Path:
@@ -54,13 +53,17 @@ def make_data(root: Path, tokenizer: Path, train_tokens: int, val_tokens: int) -
 
 
 def run_record(record: Path, data_root: Path, steps: int, warmup: int, work: Path) -> dict:
-    (work / "flash_attn_interface.py").write_text(SHIM)
+    shutil.copy(SHIM, work / "flash_attn_interface.py")
     env = {**os.environ, "DATA_DIR": str(data_root) + "/", "ITERATIONS": str(steps), "WARMUP_STEPS": str(warmup),
            "ENABLE_LOOPING_AT": "0", "VAL_LOSS_EVERY": "0", "TRAIN_LOG_EVERY": "1", "GPTQ_CALIBRATION_BATCHES": "2",
            "SLIDING_WINDOW_ENABLED": "0", "TTT_ENABLED": "0", "QK_GAIN_INIT": "5.25", "RUN_ID": "bench",
            "PYTHONPATH": str(work) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(record)], cwd=work, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run([sys.executable, str(record)], cwd=work, env=env, capture_output=True, text=True,
+                              timeout=PART_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        return {"error": f"over {PART_TIMEOUT_S} s", "tail": _text(exc)[-3000:]}
     text = proc.stdout + proc.stderr
     (work / "record.out").write_text(text)
     rows = re.findall(r"^(\d+)/\d+ train_loss: ([\d.]+) train_time: ([\d.]+)m tok/s: (\d+)", text, re.M)
@@ -82,7 +85,10 @@ def run_ours(preset: str, data: Path, tokenizer: Path, steps: int, warmup: int, 
     for s in sets:
         cmd += ["--set", s]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=PART_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        return {"error": f"over {PART_TIMEOUT_S} s", "tail": _text(exc)[-3000:]}
     text = proc.stdout + proc.stderr
     (work / f"ours_{preset}.out").write_text(text)
     last = re.findall(r"^step:(\d+)/\d+ train_loss:[\d.]+ train_time:(\d+)ms step_avg:([\d.]+)ms", text, re.M)
@@ -102,6 +108,8 @@ def main() -> int:
     ap.add_argument("--tokenizer", required=True, type=Path, help="fineweb_8192_bpe.model")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--parts", default="record,pr1493,pr1552_fixed",
+                    help="which runs: record (#1493's script), pr1493, pr1552_fixed (ours)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "refmodel.json")
     args = ap.parse_args()
     args.record, args.tokenizer, args.out = args.record.resolve(), args.tokenizer.resolve(), args.out.resolve()
@@ -117,13 +125,17 @@ def main() -> int:
     result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "steps": args.steps,
               "batch_tokens": batch, "note": "1 GPU, grad_accum 8 (the 8-GPU batch), looping on from step 0, SDPA "
               "attention on both sides (FlashAttention-3 shim for #1493)"}
-    result["record_1493"] = run_record(args.record, work / "data", args.steps, args.warmup, work)
-    result["ours_pr1493"] = run_ours("pr1493", data, args.tokenizer, args.steps, args.warmup, work)
-    result["ours_pr1552_fixed"] = run_ours("pr1552_fixed", data, args.tokenizer, args.steps, args.warmup, work)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for part in args.parts.split(","):  # the JSON is rewritten after every part, so a cut-off run keeps what finished
+        if part == "record":
+            result["record_1493"] = run_record(args.record, work / "data", args.steps, args.warmup, work)
+        else:
+            result[f"ours_{part}"] = run_ours(part, data, args.tokenizer, args.steps, args.warmup, work)
+        args.out.write_text(json.dumps(result, indent=2))
+        print(json.dumps({part: result.get(f"ours_{part}", result.get("record_1493"))}), flush=True)
     r, o = result["record_1493"], result["ours_pr1493"]
     if "tokens_per_s" in r and o.get("tokens_per_s"):
         result["speed_ratio_ours_over_record"] = round(o["tokens_per_s"] / r["tokens_per_s"], 3)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return 0

@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-lint", action="store_true", help="skip the static TTT legality check")
     p.add_argument("--batch", action="store_true", help="treat SUBMISSION as a folder of submissions")
     p.add_argument("--exit-zero", action="store_true", help="exit 0 even when the verdict is fail")
+    from harness.repro.pipeline import add_arguments
+
+    add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -57,7 +60,8 @@ def _against_values(text: str | None) -> list[float] | None:
 def default_example() -> Path:
     from harness.errors import MissingDataError
 
-    root = Path(__file__).resolve().parents[2] / "examples" / "tiny_submission"
+    from harness.repro.example import FOLDER as root
+
     if not root.is_dir():
         raise MissingDataError("the bundled example submission is missing; pass a submission folder", path=root)
     return root
@@ -86,12 +90,9 @@ def _review(folder: Path, args: argparse.Namespace):
     review = audit_submission(folder, against=args.against, against_values=_against_values(args.against_values),
                               lint=not args.no_lint)
     if not args.offline:
-        try:
-            from harness.repro.pipeline import reproduce_into
-        except ImportError:
-            review.commands.append("(reproduction runs are not available in this build: offline audit only)")
-        else:
-            reproduce_into(review, folder, args)
+        from harness.repro.pipeline import reproduce_into
+
+        reproduce_into(review, folder, args)
     return review
 
 

@@ -1,0 +1,1 @@
+"""Code that runs inside the sandboxed child, beside the untrusted submission module."""
