@@ -55,3 +55,51 @@ def test_attention_that_sees_the_next_token_fails_the_probe(baseline_like, synth
     probe = checks["repro.probe"]
     assert probe["status"] == "fail" and probe["data"]["differing_targets"] > 0
     assert review["probe"]["passed"] is False
+
+
+USER_ADAPTER = '''
+import io, zlib
+import torch
+
+
+class Served(torch.nn.Module):
+    """What a participant might write for a script the baseline adapter does not know."""
+
+    def __init__(self, module, model):
+        super().__init__()
+        self.model, self.vocab_size = model, module.Hyperparameters.vocab_size
+        self.logits_seen = 0
+
+    def forward_logits(self, ids):
+        x = self.model.tok_emb(ids)
+        for block in self.model.blocks:
+            x = block(x)
+        x = self.model.norm(x)
+        cap = self.model.logit_softcap
+        return cap * torch.tanh(torch.nn.functional.linear(x, self.model.tok_emb.weight) / cap)
+
+
+def load(module, artifact, device):
+    hp = module.Hyperparameters()
+    model = module.GPT(hp.vocab_size, hp.num_layers, hp.model_dim, hp.num_heads, hp.logit_softcap)
+    state = torch.load(io.BytesIO(zlib.decompress(artifact.read_bytes())), map_location="cpu")
+    model.load_state_dict(module.dequantize_state_dict_int8(state))
+    return Served(module, model.to(device).eval())
+'''
+
+
+def test_user_adapter_module_function(baseline_like, synth_data, tmp_path):
+    (baseline_like / "my_adapter.py").write_text(USER_ADAPTER)
+    _, review, checks = _evaluate(baseline_like, synth_data, tmp_path, "--adapter", "my_adapter:load", "--no-probe")
+    rescore = checks["repro.rescore"]
+    assert rescore["status"] == "pass", rescore["message"]
+    assert review["rescore"]["adapter"] == "my_adapter:load"
+    assert abs(rescore["data"]["modes"][0]["gap"]) < 1e-6
+
+
+def test_user_adapter_that_returns_no_model_is_an_error(baseline_like, synth_data, tmp_path):
+    (baseline_like / "my_adapter.py").write_text("def load(module, artifact, device):\n    return object()\n")
+    out = tmp_path / "review.json"
+    code = main(["evaluate", str(baseline_like), "--data", str(synth_data), "--seeds", "7", "--env", "ITERATIONS=5",
+                 "--adapter", "my_adapter:load", "--no-probe", "--json", str(out), "--no-report", "--format", "json"])
+    assert code == 2  # the harness could not score the artifact: it says why instead of a verdict

@@ -270,7 +270,13 @@ def load_user(spec: str, module: ModuleType, artifact: Path, device: torch.devic
     vocab = getattr(model, "vocab_size", None)
     if vocab is None:
         raise AdapterError(f"{spec}: the returned model must have a vocab_size attribute")
-    return Adapted(model, int(vocab), getattr(model, "seq_len", None), getattr(model, "stride", None),
+    seq_len, stride = getattr(model, "seq_len", None), getattr(model, "stride", None)
+    hp = hyperparameters(module) if getattr(module, "Hyperparameters", None) is not None else None
+    if seq_len is None and hp is not None:  # the script's own evaluation length, as for the baseline adapter
+        seq_len = getattr(hp, "eval_seq_len", None) or getattr(hp, "train_seq_len", None)
+    if stride is None and hp is not None:
+        stride = getattr(hp, "eval_stride", None) or getattr(hp, "sliding_window_stride", None)
+    return Adapted(model, int(vocab), int(seq_len) if seq_len else None, int(stride) if stride else None,
                    {"adapter": spec})
 
 
