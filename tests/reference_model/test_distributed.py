@@ -4,6 +4,7 @@ import os
 import socket
 
 import numpy as np
+import pytest
 import torch
 import torch.multiprocessing as mp
 
@@ -56,3 +57,35 @@ def test_two_processes_match_one_with_accumulation(tmp_path):
     torch.manual_seed(3)
     init = GPT(preset("tiny_cpu").model).state_dict()
     assert max((a[k].float() - init[k].float()).abs().max().item() for k in a) > 1e-3  # the steps did train
+
+
+def _main(rank: int, world: int, args: list, port: int) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from reference_model.train import main
+
+    main(args)
+
+
+def test_two_process_run_scores_the_artifact_it_writes(tmp_path):
+    """Each rank calibrates GPTQ on its own micro-batches; the logged score must be that of the one
+    artifact written (rank 0's), not of each rank's own quantization."""
+    import re
+
+    from harness.data.synth import build_synthetic_dataset
+    from harness.engine.api import run_mode
+    from harness.engine.stream import EvalStream
+    from reference_model.train import load_artifact
+
+    data = build_synthetic_dataset(tmp_path / "synth", n_docs=300, val_docs=10)
+    out = tmp_path / "sub"
+    args = ["--preset", "tiny_cpu", "--data", data["data_dir"], "--tokenizer", data["tokenizer"], "--out", str(out),
+            "--seeds", "5", "--set", "train.iterations=4", "--set", "eval.ttt=0", "--set", "eval.stride=64",
+            "--set", "quant.calibration_batches=2"]
+    mp.spawn(_main, args=(2, args, _free_port()), nprocs=2, join=True)
+    log = (out / "train_seed5.log").read_text()
+    logged = float(re.search(r"_roundtrip_exact val_loss:[\d.]+ val_bpb:([\d.]+)$", log, re.M).group(1))
+    model = load_artifact((out / "final_model_seed5.ptz").read_bytes(), torch.device("cpu"))
+    stream = EvalStream.from_dataset(data["data_dir"], data["tokenizer"], seq_len=128, vocab_size=512)
+    assert run_mode("flat", model, stream, seq_len=128).val_bpb == pytest.approx(logged, abs=1e-7)
