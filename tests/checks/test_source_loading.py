@@ -152,3 +152,28 @@ def test_unparsable_file_gets_a_reason_not_a_traceback(tmp_path):
     assert result.verdict == "unparsable"
     assert result.reason.startswith("syntax error")
     assert result.findings[0].code == "HAR001" and result.findings[0].location.line == 1
+
+
+def test_bundle_modules_import_each_other_by_package_path():
+    """A multi-file bundle whose validation loader lives in another bundled module of a package
+    (``from pkg.data import validation_tokens``): the call is followed into that module."""
+    loader = ("import glob\nimport numpy as np\nimport torch\n\n\ndef validation_tokens():\n"
+              "    files = sorted(glob.glob('data/fineweb_val_*.bin'))\n"
+              "    return torch.from_numpy(np.fromfile(files[0], dtype=np.uint16).astype(np.int64))\n")
+    literal = 'val_tokens = load_tokens("data/fineweb_val_*.bin")'
+    assert literal in ILLEGAL
+    trainer = ILLEGAL.replace(literal, "from pkg.data import validation_tokens\nval_tokens = validation_tokens()")
+    files = json.dumps({"pkg/__init__.py": "", "pkg/data.py": loader, "pkg/train.py": trainer})
+    blob = base64.b85encode(lzma.compress(files.encode())).decode()
+    stub = ("import json, lzma, base64, os, sys, tempfile, runpy\n"
+            f"FILES = json.loads(lzma.decompress(base64.b85decode({blob!r})))\n"
+            "d = tempfile.mkdtemp()\n"
+            "for name, text in FILES.items():\n"
+            "    os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)\n"
+            "    open(os.path.join(d, name), 'w').write(text)\n"
+            "sys.path.insert(0, d)\n"
+            "runpy.run_module('pkg.train', run_name='__main__')\n")
+    result = lint_source(stub, "train_gpt.py")
+    hit = next((f for f in result.findings if f.code == "TTT001"), None)
+    assert hit is not None, [(f.code, f.location.virtual_path) for f in result.findings]
+    assert hit.location.virtual_path.endswith("::pkg/train.py") and hit.location.line == ILLEGAL_LINE + 1
