@@ -22,7 +22,7 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.repro import example
 from harness.repro.layout import DataLayout, resolve
-from harness.repro.settings import ReproSettings
+from harness.repro.settings import ReproSettings, child_pythonpath
 from harness.review import Check, Review, combine_verdict
 
 
@@ -113,8 +113,6 @@ def reproduce_into(review: Review, folder: Path, args: argparse.Namespace) -> No
                              mem_bytes=int(args.mem_gb * 2**30) if getattr(args, "mem_gb", None) else None,
                              grace_s=getattr(args, "grace", 120.0), env=_env(getattr(args, "env", [])),
                              readable=(data_root.resolve(),) if data_root else ())
-    from harness.repro.settings import child_pythonpath
-
     sandbox: dict = {"work_root": str(work_root), "capabilities": _capabilities(),
                      "fa3_shim": "PG_HARNESS_FA3_SHIM" in child_pythonpath()}
     try:
