@@ -119,6 +119,9 @@ class BlobReader:
         self.proc.wait()
 
 
+TASKS_PER_WORKER = 50
+
+
 def _materialize(reader: BlobReader, script: CorpusScript, root: Path) -> Path:
     folder = root / script.job_key[:16]
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,17 +182,21 @@ def lint_corpus(clone: str, pattern: str = "refs/pull/*/head", *, jobs: int = 1,
             bar = tqdm(total=len(work), desc="lint corpus", unit="script")
         # big files first so the pool does not finish on one long straggler
         work.sort(key=lambda j: -Path(j[1]).stat().st_size)
-        with cf.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=50) as pool:
-            for fut in cf.as_completed([pool.submit(_lint_one, j) for j in work]):
-                try:
-                    key, row = fut.result()
-                except Exception as exc:  # the worker process itself died (native stack overflow)
-                    key, row = None, {"verdict": "unparsable", "reason": f"worker died: {exc}"[:300], "findings": [],
-                                      "crash": True}
-                if key is not None:
-                    rows[key] = row
-                if bar is not None:
-                    bar.update(1)
+        # a fresh pool per batch bounds what a worker accumulates; ProcessPoolExecutor's own
+        # max_tasks_per_child deadlocks on CPython 3.11 once every worker has been retired
+        batch = max(1, jobs) * TASKS_PER_WORKER
+        for start in range(0, len(work), batch):
+            with cf.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+                for fut in cf.as_completed([pool.submit(_lint_one, j) for j in work[start:start + batch]]):
+                    try:
+                        key, row = fut.result()
+                    except Exception as exc:  # the worker process itself died (native stack overflow)
+                        key, row = None, {"verdict": "unparsable", "reason": f"worker died: {exc}"[:300], "findings": [],
+                                          "crash": True}
+                    if key is not None:
+                        rows[key] = row
+                    if bar is not None:
+                        bar.update(1)
         if bar is not None:
             bar.close()
     results = []

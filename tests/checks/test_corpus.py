@@ -81,6 +81,18 @@ def test_lint_corpus_verdicts_and_table(clone):
     assert "5 refs matched" in table and "illegal" in table and "TTT001" in table
 
 
+def test_more_scripts_than_one_pool_batch(clone, monkeypatch):
+    """Workers are recycled by starting a fresh pool per batch; every script still gets a row
+    (ProcessPoolExecutor's own max_tasks_per_child hung the run once all workers had retired)."""
+    import checks.corpus as corpus
+
+    monkeypatch.setattr(corpus, "TASKS_PER_WORKER", 1)
+    report = lint_corpus(str(clone), jobs=1)
+    assert report["unique_scripts"] == 3
+    assert all(r["verdict"] != "unparsable" or "worker died" not in r["reason"] for r in report["results"])
+    assert {r["ref"] for r in report["results"]} == {f"refs/pull/{i}/head" for i in (1, 2, 3, 4)}
+
+
 def test_corpus_cli(clone, capsys):
     from harness.cli import main
 
