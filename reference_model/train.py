@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import copy
 import json
-import math
 import os
 import sys
 import time

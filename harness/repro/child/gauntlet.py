@@ -21,7 +21,7 @@ import traceback
 import torch
 
 from harness.repro.child import adapters
-from harness.repro.child.load import TINY_ENV, hyperparameters, import_script, public_values, set_tiny_env
+from harness.repro.child.load import hyperparameters, import_script, public_values, set_tiny_env
 
 
 class Steps:
