@@ -595,19 +595,32 @@ def _wait_for(pid: int) -> int:
             return status
 
 
-def _children_table() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
+def proc_stat_fields() -> dict[int, list[bytes]]:
+    """pid -> the fields of /proc/<pid>/stat after ``comm`` (state, ppid, pgrp, session, ...), for
+    every process readable now; the launcher's reaper and the harness's watchdog both read this."""
+    table: dict[int, list[bytes]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in entries:
         if not name.isdigit():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as fh:
                 raw = fh.read()
         except OSError:
-            continue
-        fields = raw[raw.rfind(b")") + 2 :].split()
+            continue  # exited between listdir and open
+        # comm (field 2) may contain spaces and parentheses; everything after the last ')' is fixed.
+        table[int(name)] = raw[raw.rfind(b")") + 2 :].split()
+    return table
+
+
+def _children_table() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for pid, fields in proc_stat_fields().items():
         if len(fields) > 1 and fields[0] not in (b"Z", b"X"):
-            children.setdefault(int(fields[1]), []).append(int(name))
+            children.setdefault(int(fields[1]), []).append(pid)
     return children
 
 

@@ -159,23 +159,10 @@ class _Proc:
 
 def _read_proc_table() -> dict[int, _Proc]:
     table: dict[int, _Proc] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return table
-    for name in entries:
-        if not name.isdigit():
-            continue
+    for pid, fields in confine.proc_stat_fields().items():
         try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            continue  # exited between listdir and open
-        # comm (field 2) may contain spaces and parentheses; everything after the last ')' is fixed.
-        fields = raw[raw.rfind(b")") + 2 :].split()
-        try:
-            table[int(name)] = _Proc(
-                pid=int(name),
+            table[pid] = _Proc(
+                pid=pid,
                 ppid=int(fields[1]),
                 pgid=int(fields[2]),
                 sid=int(fields[3]),
