@@ -116,3 +116,13 @@ def combine_verdict(checks: list[Check]) -> str:
     if "warn" in statuses:
         return "warn"
     return "pass"
+
+
+def verdict_and_reason(checks: list[Check]) -> tuple[str, str]:
+    """The combined verdict and its one-line reason: the first check with that status (at most 300 characters)."""
+    verdict = combine_verdict(checks)
+    first = next((c for c in checks if c.status == verdict), None) if verdict != "pass" else None
+    reason = f"{first.id}: {first.message}" if first else "every check that applies passes"
+    if len(reason) > 300:
+        reason = reason[:297] + "..."
+    return verdict, reason

@@ -11,7 +11,7 @@ from pathlib import Path
 from harness import __version__
 from harness.audit import checks as C
 from harness.audit.intake import Submission, load_submission
-from harness.review import Check, Review, Run, combine_verdict
+from harness.review import Check, Review, Run, verdict_and_reason
 
 
 def _git_sha() -> str | None:
@@ -85,11 +85,7 @@ def audit_submission(
     if lint:
         lint_check, lint_json = C.check_lint(sub)
         checks.append(lint_check)
-    verdict = combine_verdict(checks)
-    first = next((c for c in checks if c.status == verdict), None) if verdict != "pass" else None
-    reason = f"{first.id}: {first.message}" if first else "every check that applies passes"
-    if len(reason) > 300:
-        reason = reason[:297] + "..."
+    verdict, reason = verdict_and_reason(checks)
     claims = sub.claims.to_dict() if sub.claims else {"error": sub.claims_error.describe() if sub.claims_error else "no submission.json"}
     script = sub.main_script
     cmd = f"harness evaluate {sub.root} --offline" + (f" --against {against}" if against else "")

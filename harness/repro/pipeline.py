@@ -23,7 +23,7 @@ from harness.errors import UsageError
 from harness.repro import example
 from harness.repro.layout import DataLayout, resolve
 from harness.repro.settings import ReproSettings, child_pythonpath
-from harness.review import Check, Review, combine_verdict
+from harness.review import Check, Review, verdict_and_reason
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,9 +128,7 @@ def reproduce_into(review: Review, folder: Path, args: argparse.Namespace) -> No
         review.commands.append(_command(folder, args))
     finally:
         review.sandbox = sandbox
-        review.verdict = combine_verdict(review.checks)
-        first = next((c for c in review.checks if c.status == review.verdict), None) if review.verdict != "pass" else None
-        review.reason = f"{first.id}: {first.message}"[:300] if first else "every check that applies passes"
+        review.verdict, review.reason = verdict_and_reason(review.checks)
         if not keep:
             shutil.rmtree(work_root, ignore_errors=True)
 
