@@ -65,15 +65,8 @@ def _install_fa3_shim() -> None:
     except ImportError:
         pass
 
-    def flash_attn_func(q, k, v, causal=False, **_):
-        # FA3 layout is [B, T, H, D]; SDPA wants [B, H, T, D]. GQA: k/v carry fewer heads.
-        out = F.scaled_dot_product_attention(
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=causal, enable_gqa=k.shape[2] != q.shape[2]
-        )
-        return out.transpose(1, 2)
+    from harness.repro.shims import flash_attn_interface as shim  # FA3 -> SDPA, the same shim the sandbox uses
 
-    shim = types.ModuleType("flash_attn_interface")
-    shim.flash_attn_func = flash_attn_func
     sys.modules["flash_attn_interface"] = shim
     SHIM_USED = True
 

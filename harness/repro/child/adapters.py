@@ -114,6 +114,11 @@ class OwnLogits(nn.Module):
         return self.model.forward_logits(ids)
 
 
+def logits_module(model: nn.Module, vocab_size: int) -> nn.Module:
+    """The model's own forward_logits where it has one, else its loss forward with cross-entropy passed through."""
+    return OwnLogits(model) if callable(getattr(model, "forward_logits", None)) else CapturedLogits(model, vocab_size)
+
+
 def model_class(module: ModuleType) -> type:
     cls = getattr(module, "GPT", None)
     if inspect.isclass(cls) and issubclass(cls, nn.Module):
@@ -220,7 +225,7 @@ def load_baseline(module: ModuleType, artifact: Path, device: torch.device) -> A
         raise AdapterError(f"could not rebuild the model from {artifact.name} ({codec}): {tried}")
     model = model.to(device).eval()
     vocab = int(getattr(hp, "vocab_size"))
-    wrapped = OwnLogits(model) if callable(getattr(model, "forward_logits", None)) else CapturedLogits(model, vocab)
+    wrapped = logits_module(model, vocab)
     seq_len = getattr(hp, "eval_seq_len", None) or getattr(hp, "train_seq_len", None)
     stride = getattr(hp, "eval_stride", None) or getattr(hp, "sliding_window_stride", None)
     return Adapted(wrapped, vocab, int(seq_len) if seq_len else None, int(stride) if stride else None,

@@ -64,7 +64,7 @@ def _build(module, hp, tiny_env: dict) -> tuple[torch.nn.Module, int, str]:
 
 
 def _forward(module, model: torch.nn.Module, vocab: int) -> torch.Tensor:
-    wrapped = adapters.OwnLogits(model) if callable(getattr(model, "forward_logits", None)) else adapters.CapturedLogits(model, vocab)
+    wrapped = adapters.logits_module(model, vocab)
     ids = torch.randint(0, vocab, (1, 32), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         return wrapped.forward_logits(ids)
